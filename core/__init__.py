@@ -1,0 +1,63 @@
+"""qcourier: send Qiskit circuits to IBM-Quantum-style services and track the jobs.
+
+>>> import qcourier
+>>> with qcourier.connect() as service:          # the embedded local emulator
+...     job = service.backend().run(circuit, shots=1024)
+...     counts = job.result().get_counts()
+
+Importing this package loads no plugin; each :func:`connect` assembles its own.
+"""
+
+from __future__ import annotations
+
+from qcourier.backend import IBMBackend
+from qcourier.config import Options
+from qcourier.errors import (
+    ConfigError,
+    IBMAuthError,
+    IBMJobApiError,
+    IBMJobError,
+    IBMJobFailureError,
+    IBMJobInvalidStateError,
+    IBMJobNotFoundError,
+    IBMJobTimeoutError,
+    PluginConflictError,
+    PluginError,
+    PluginLoadError,
+    PluginNotFoundError,
+    QcourierError,
+    QcourierPluginWarning,
+    TransportError,
+)
+from qcourier.hooks import hookimpl
+from qcourier.job import IBMCircuitJob
+from qcourier.queue_info import QueueInfo
+from qcourier.service import Service, connect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "IBMAuthError",
+    "IBMBackend",
+    "IBMCircuitJob",
+    "IBMJobApiError",
+    "IBMJobError",
+    "IBMJobFailureError",
+    "IBMJobInvalidStateError",
+    "IBMJobNotFoundError",
+    "IBMJobTimeoutError",
+    "Options",
+    "PluginConflictError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "QcourierError",
+    "QcourierPluginWarning",
+    "QueueInfo",
+    "Service",
+    "TransportError",
+    "__version__",
+    "connect",
+    "hookimpl",
+]
