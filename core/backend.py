@@ -20,6 +20,8 @@ __all__ = ["IBMBackend"]
 CIRCUIT_RUNNER = "circuit-runner"
 DEFAULT_SHOTS = 4000
 
+_NON_GATE_INSTRUCTIONS = frozenset({"measure", "reset", "delay"})
+
 # Run options that are forwarded to circuit-runner as they are.
 _FORWARDED_OPTIONS = ("seed_simulator", "rep_delay", "init_qubits", "meas_level", "meas_return")
 
@@ -58,8 +60,11 @@ class IBMBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
         if self._target is None:
             config = self._configuration
             edges = config.get("coupling_map") or None
+            # IBM lists measure, reset and delay under supported_instructions, not basis_gates.
+            extra = set(config.get("supported_instructions") or ()) & _NON_GATE_INSTRUCTIONS
+            basis = [*config.get("basis_gates", []), *sorted(extra or {"measure"})]
             self._target = Target.from_configuration(
-                basis_gates=list(config.get("basis_gates", [])),
+                basis_gates=basis,
                 num_qubits=int(config["n_qubits"]),
                 coupling_map=CouplingMap(edges) if edges else None,
             )
