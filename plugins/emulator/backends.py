@@ -15,7 +15,9 @@ from functools import cached_property
 from typing import Any
 
 from qiskit import QuantumCircuit, transpile
+from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.providers.fake_provider import GenericBackendV2
+from qiskit.transpiler import Target
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, QuantumError, ReadoutError, depolarizing_error
 
@@ -127,7 +129,10 @@ class Backend:
             "url": "None",
         }
         if not self.noisy:
-            basis = sorted(AerSimulator().configuration().basis_gates)
+            # Only gates qiskit knows by name, so clients can build a Target from the list;
+            # Aer's control-flow and save_* instructions are not gates.
+            standard = get_standard_gate_name_mapping()
+            basis = sorted(set(self._ideal_target.operation_names) & set(standard) - _NON_GATES)
             return {
                 **common,
                 "simulator": True,
@@ -260,18 +265,20 @@ class Backend:
             if {inst.operation.name for inst in circuit.data} <= self._ideal_operations:
                 return circuit
             return transpile(
-                circuit,
-                basis_gates=sorted(self._ideal_operations),
-                optimization_level=0,
-                seed_transpiler=seed,
+                circuit, target=self._ideal_target, optimization_level=0, seed_transpiler=seed
             )
         except Exception as exc:
             msg = f"circuit {circuit.name!r} cannot run on {self.name}: {exc}"
             raise BackendError(msg) from exc
 
     @cached_property
+    def _ideal_target(self) -> Target:
+        return AerSimulator(n_qubits=_IDEAL_QUBITS).target
+
+    @cached_property
     def _ideal_operations(self) -> frozenset[str]:
-        return frozenset(AerSimulator().operation_names)
+        # Aer runs these as they are; barriers are no-ops it accepts but does not list.
+        return frozenset(self._ideal_target.operation_names) | {"barrier"}
 
     def noise_model(self, circuits: Sequence[QuantumCircuit]) -> NoiseModel | None:
         """Return the noise model for *circuits* (already :meth:`prepare`-d), ``None`` if ideal.
@@ -356,11 +363,10 @@ class BackendCatalog:
         """Backend names in listing order."""
         return list(self._backends)
 
+    def backends(self) -> list[Backend]:
+        """Backends in listing order."""
+        return list(self._backends.values())
+
     def get(self, name: str) -> Backend | None:
         """Return the backend called *name*, if served."""
         return self._backends.get(name)
-
-    def warm(self) -> None:
-        """Build every document now (called off the request path at startup)."""
-        for backend in self._backends.values():
-            _ = backend.configuration, backend.properties

@@ -47,7 +47,9 @@ class LocalChannel:
         db_path = Path(options.emulator_db) if options.emulator_db else default_db_path()
         db_path.parent.mkdir(parents=True, exist_ok=True)
         api_keys = (options.api_key.reveal(),) if options.api_key else ()
-        server = EmulatorServer(db_path=db_path, api_keys=api_keys, workers=options.emulator_workers)
+        server = EmulatorServer(
+            db_path=db_path, api_keys=api_keys, workers=options.emulator_workers
+        )
         server.start()
         self._server = server
         key = server.api_keys[0]

@@ -8,6 +8,7 @@ and takes back jobs whose owner died.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from qcourier.plugins.emulator.backends import BackendCatalog, BackendError
+from qcourier.plugins.emulator.faults import FaultInjector
 from qcourier.plugins.emulator.programs import REASON_EXECUTION_FAILED, InputError, load
 from qcourier.plugins.emulator.store import (
     CANCELLED,
@@ -42,6 +44,8 @@ class Executor:
     :param workers: pool size; each Aer run gets ``cpu_count // workers`` threads.
     :param seed: server seed; jobs without ``seed_simulator`` get ``seed + job number``.
     :param on_change: called with a job id after each state change this pool makes.
+    :param faults: consulted for :meth:`~.FaultInjector.pause_execution` and
+        :meth:`~.FaultInjector.slow_execution`.
     :param lease_seconds: a Running job whose owner's heartbeat is older is taken back.
     :param poll_interval: how often idle workers look for jobs queued by other processes.
     """
@@ -53,6 +57,7 @@ class Executor:
         workers: int,
         seed: int | None,
         on_change: Callable[[str], None],
+        faults: FaultInjector,
         lease_seconds: float = 10.0,
         poll_interval: float = 0.5,
     ) -> None:
@@ -61,6 +66,7 @@ class Executor:
         self._workers = workers
         self._seed = seed
         self._on_change = on_change
+        self._faults = faults
         self._lease = lease_seconds
         self._poll = poll_interval
         self._threads_per_run = max(1, (os.cpu_count() or 1) // workers)
@@ -131,7 +137,7 @@ class Executor:
     def _work(self) -> None:
         while not self._stopping.is_set():
             try:
-                job = self._store.claim(self.owner)
+                job = None if self._faults.execution_paused else self._store.claim(self.owner)
             except Exception:
                 log.exception("emulator worker could not claim a job")
                 job = None
@@ -140,7 +146,14 @@ class Executor:
                     self._wake.wait(self._poll)
                 continue
             self._on_change(job.id)
-            self._run(job)
+            try:
+                self._run(job)
+            except Exception as exc:
+                # Recording the outcome failed (disk full, store closed at shutdown): try to
+                # end the job as failed; if even that fails, recovery takes it back later.
+                log.exception("emulator worker could not record job %s", job.id)
+                with contextlib.suppress(Exception):
+                    self._fail(job, time.monotonic(), f"internal emulator error: {exc!r}")
             self._on_change(job.id)
 
     def _run(self, job: JobRecord) -> None:
@@ -154,6 +167,9 @@ class Executor:
                 raise BackendError(f"backend {job.backend!r} is no longer served")
             workload = load(job.program_id, self._store.params(job.id))
             for index in range(workload.steps):
+                delay = self._faults.step_delay
+                if delay:
+                    self._stopping.wait(delay)
                 if self._interrupted(job, started):
                     return
                 workload.run_step(index, backend, seed, self._threads_per_run)

@@ -49,15 +49,23 @@ class FaultInjector:
         self._authority = authority
         self._lock = threading.Lock()
         self._latency = 0.0
+        self._latency_prefix: str | None = None
         self._bursts: list[_Burst] = []
         self._ws = WebsocketFaults(refuse=False, drop_after=None, drop_code=1011)
+        self._paused = False
+        self._step_delay = 0.0
 
-    def set_latency(self, seconds: float) -> None:
-        """Delay every request by *seconds* (0 turns it off)."""
+    def set_latency(self, seconds: float, *, path_prefix: str | None = None) -> None:
+        """Delay every request by *seconds* (0 turns it off).
+
+        :param path_prefix: only requests whose path starts with it (e.g. ``/api/v1``, which
+            spares IAM at ``/identity/token``).
+        """
         if seconds < 0:
             raise ValueError("latency must be >= 0")
         with self._lock:
             self._latency = seconds
+            self._latency_prefix = path_prefix
 
     def fail_next(
         self,
@@ -99,6 +107,30 @@ class FaultInjector:
         with self._lock:
             self._ws = WebsocketFaults(refuse, self._ws.drop_after, self._ws.drop_code)
 
+    def pause_execution(self, paused: bool = True) -> None:
+        """Stop starting queued jobs (or start again); jobs already running go on."""
+        with self._lock:
+            self._paused = paused
+
+    def slow_execution(self, seconds_per_step: float) -> None:
+        """Add *seconds_per_step* before each circuit or pub runs, like a busy device."""
+        if seconds_per_step < 0:
+            raise ValueError("seconds_per_step must be >= 0")
+        with self._lock:
+            self._step_delay = seconds_per_step
+
+    @property
+    def execution_paused(self) -> bool:
+        """Whether :meth:`pause_execution` holds the queue."""
+        with self._lock:
+            return self._paused
+
+    @property
+    def step_delay(self) -> float:
+        """The delay :meth:`slow_execution` set."""
+        with self._lock:
+            return self._step_delay
+
     def expire_tokens(self) -> None:
         """Make every bearer token issued so far expired; keys can fetch new ones."""
         self._authority.expire_all()
@@ -111,8 +143,11 @@ class FaultInjector:
         """Remove every fault and accept revoked keys again (expired tokens stay expired)."""
         with self._lock:
             self._latency = 0.0
+            self._latency_prefix = None
             self._bursts.clear()
             self._ws = WebsocketFaults(refuse=False, drop_after=None, drop_code=1011)
+            self._paused = False
+            self._step_delay = 0.0
         self._authority.restore_all()
 
     def state(self) -> dict[str, Any]:
@@ -120,6 +155,7 @@ class FaultInjector:
         with self._lock:
             return {
                 "latency": self._latency,
+                "latency_path_prefix": self._latency_prefix,
                 "bursts": [
                     {
                         "remaining": b.remaining,
@@ -132,6 +168,8 @@ class FaultInjector:
                 ],
                 "refuse_websockets": self._ws.refuse,
                 "drop_websocket_after": self._ws.drop_after,
+                "execution_paused": self._paused,
+                "step_delay": self._step_delay,
             }
 
     def _add(self, burst: _Burst) -> None:
@@ -143,13 +181,15 @@ class FaultInjector:
     def take_http(self, method: str, path: str) -> tuple[float, _Burst | None]:
         """Return the latency and, consuming it, the burst that hits this request."""
         with self._lock:
+            prefix = self._latency_prefix
+            latency = self._latency if prefix is None or path.startswith(prefix) else 0.0
             for burst in self._bursts:
                 if burst.matches(method, path):
                     burst.remaining -= 1
                     if burst.remaining == 0:
                         self._bursts.remove(burst)
-                    return self._latency, burst
-            return self._latency, None
+                    return latency, burst
+            return latency, None
 
     def websocket(self) -> WebsocketFaults:
         """The websocket faults in force."""

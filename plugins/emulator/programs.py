@@ -13,14 +13,16 @@ import math
 from typing import Any
 
 import numpy as np
-from qcourier.plugins.emulator.backends import MAX_CIRCUITS, MAX_SHOTS, Backend, BackendError
-from qcourier.plugins.emulator.store import utc_iso
-from qcourier.plugins.ibm_runtime import tagged_json
 from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit.primitives import PrimitiveResult, SamplerPubResult
+from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSampler
+
+from qcourier.plugins.emulator.backends import MAX_CIRCUITS, MAX_SHOTS, Backend, BackendError
+from qcourier.plugins.emulator.store import utc_iso
+from qcourier.plugins.ibm_runtime import tagged_json
 
 __all__ = [
     "PROGRAMS",
@@ -54,6 +56,8 @@ class Workload:
     """A parsed job: its circuits, its steps, and the result they build."""
 
     circuits: list[QuantumCircuit]
+    #: The seed the params ask for, if any.
+    seed: int | None = None
 
     @property
     def steps(self) -> int:
@@ -273,13 +277,23 @@ class _SamplerWorkload(Workload):
         values = parts[1] if len(parts) > 1 else None
         shots = _shots(parts[2] if len(parts) > 2 else None, f"{where}[2]", default_shots)
         try:
-            if values is not None and not isinstance(values, np.ndarray):
-                values = np.asarray(values, dtype=float)
-            pub = SamplerPub.coerce((circuit, values, shots) if values is not None else circuit)
-            if values is None:
-                pub = SamplerPub(circuit, pub.parameter_values, shots)
+            if values is None or (circuit.num_parameters == 0 and np.size(values) == 0):
+                bindings = BindingsArray()
+            else:
+                # The runtime sends values shaped (..., number of parameters), in the order
+                # of circuit.parameters.
+                array = np.asarray(values, dtype=float)
+                if array.ndim == 0 or array.shape[-1] != circuit.num_parameters:
+                    raise InputError(
+                        f"{where}[1] must have shape (..., {circuit.num_parameters}), "
+                        f"not {array.shape}"
+                    )
+                bindings = BindingsArray({tuple(circuit.parameters): array})
+            pub = SamplerPub(circuit, bindings, shots)
             pub.validate()
         except (ValueError, TypeError) as exc:
+            if isinstance(exc, InputError):
+                raise
             raise InputError(f"{where}: {exc}") from exc
         if circuit.num_clbits == 0:
             raise InputError(f"{where}: the circuit measures nothing, so nothing can be sampled")

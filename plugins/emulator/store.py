@@ -588,12 +588,6 @@ class Store:
             db.execute("DELETE FROM owners WHERE heartbeat < ?", (stale_before,))
         return taken
 
-    def has_queued(self) -> bool:
-        """Whether any job waits to run."""
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM jobs WHERE status = ? LIMIT 1", (QUEUED,))
-            return row.fetchone() is not None
-
     # -- helpers for the methods above --------------------------------------------------------
 
     @staticmethod

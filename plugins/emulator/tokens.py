@@ -64,21 +64,19 @@ class TokenAuthority:
         """Every configured key, revoked ones included."""
         return list(self._keys.values())
 
-    @property
-    def token_ttl(self) -> float:
-        """Seconds a freshly minted token stays valid."""
-        return self._ttl
-
-    def mint(self, api_key: str, now: float | None = None) -> tuple[str, int, int]:
+    def mint(
+        self, api_key: str, now: float | None = None, ttl: float | None = None
+    ) -> tuple[str, int, int]:
         """Exchange *api_key* for a bearer token.
 
+        :param ttl: lifetime in seconds instead of the authority's (legacy logins).
         :returns: ``(token, issued_at, expires_at)`` with epoch-second integers.
         :raises TokenError: when the key is unknown or revoked.
         """
         key_id = self._check_key(api_key)
         issued = int(now if now is not None else time.time())
         # JWT times are whole seconds; never mint a token that is already expired.
-        expires = issued + max(1, round(self._ttl))
+        expires = issued + max(1, round(self._ttl if ttl is None else ttl))
         with self._lock:
             generation = self._generation
         header = {"alg": "RS256", "typ": "JWT", "kid": "qcourier-emulator"}
