@@ -10,6 +10,7 @@ Importing this package loads no plugin; each :func:`connect` assembles its own.
 
 from __future__ import annotations
 
+from qcourier.aio import as_completed, result_async
 from qcourier.backend import IBMBackend
 from qcourier.config import Options
 from qcourier.errors import (
@@ -58,6 +59,8 @@ __all__ = [
     "Service",
     "TransportError",
     "__version__",
+    "as_completed",
     "connect",
     "hookimpl",
+    "result_async",
 ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from qiskit.circuit import QuantumCircuit
+from qiskit.circuit.library import get_standard_gate_name_mapping
+from qiskit.providers import BackendV2, Options
+from qiskit.transpiler import CouplingMap, Target
+
 from qcourier.errors import IBMJobError
 from qcourier.job import IBMCircuitJob, name_tag
 from qcourier.validation import validate_shots, validate_tags
-from qiskit.circuit import QuantumCircuit
-from qiskit.providers import BackendV2, Options
-from qiskit.transpiler import CouplingMap, Target
 
 if TYPE_CHECKING:
     from qcourier.host import PluginHost
@@ -62,7 +64,11 @@ class IBMBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
             edges = config.get("coupling_map") or None
             # IBM lists measure, reset and delay under supported_instructions, not basis_gates.
             extra = set(config.get("supported_instructions") or ()) & _NON_GATE_INSTRUCTIONS
-            basis = [*config.get("basis_gates", []), *sorted(extra or {"measure"})]
+            # Names qiskit cannot map to an operation (control flow, vendor gates) are left
+            # out of the Target rather than failing the whole backend.
+            known = get_standard_gate_name_mapping()
+            gates = [name for name in config.get("basis_gates", []) if name in known]
+            basis = [*gates, *sorted(extra or {"measure"})]
             self._target = Target.from_configuration(
                 basis_gates=basis,
                 num_qubits=int(config["n_qubits"]),

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
 from qcourier.errors import ConfigError
 from qcourier.secret import Secret
 

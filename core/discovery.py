@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from stevedore import DriverManager
+from stevedore.exception import MultipleMatches, NoMatches
+
 from qcourier.errors import (
     PluginConflictError,
     PluginLoadError,
     PluginNotFoundError,
     QcourierPluginWarning,
 )
-from stevedore import DriverManager
-from stevedore.exception import MultipleMatches, NoMatches
 
 __all__ = [
     "AUTOLOAD_ENV",

@@ -34,6 +34,10 @@ class QcourierError(Exception):
 class IBMJobError(JobError):  # type: ignore[misc]  # qiskit is untyped
     """Base class for errors raised by :class:`~qcourier.IBMCircuitJob`."""
 
+    def __str__(self) -> str:
+        # qiskit's errors print repr(message), quotes and escaped newlines included.
+        return str(self.message)
+
 
 class IBMJobApiError(IBMJobError):
     """The service answered a job request with an error, or could not be reached.

@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+from qiskit.providers import JobStatus
+
 from qcourier.discovery import GROUPS, discover_observers, load_named
 from qcourier.errors import ConfigError, IBMAuthError, PluginError, TransportError
 from qcourier.hooks import PROJECT, spec
-from qiskit.providers import JobStatus
 
 if TYPE_CHECKING:
     from qcourier.api import RuntimeApi
@@ -56,11 +57,17 @@ class PluginHost:
         self._pm.check_pending()
         self._closed = False
         self.endpoint = self._open_channel()
-        self._pm.hook.qcourier_configure.call_historic(kwargs={"host": self})
-        api = self._pm.hook.qcourier_api_client()
-        if api is None:
+        try:
+            self._pm.hook.qcourier_configure.call_historic(kwargs={"host": self})
+            api = self._pm.hook.qcourier_api_client()
+            if api is None:
+                raise PluginError(
+                    f"no 'qcourier.api' plugin built an API client (api={options.api!r})"
+                )
+        except BaseException:
+            # The channel may have started a server: stop it before giving up.
             self.close()
-            raise PluginError(f"no 'qcourier.api' plugin built an API client (api={options.api!r})")
+            raise
         self.api: RuntimeApi = api
 
     @classmethod

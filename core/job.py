@@ -14,6 +14,8 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from qiskit.providers import JobStatus, JobV1
+
 from qcourier.decoding import DecodeContext
 from qcourier.errors import (
     IBMJobApiError,
@@ -25,14 +27,14 @@ from qcourier.queue_info import QueueInfo
 from qcourier.status import FINAL_STATES, MAX_TIME_REASON_CODE, to_job_status
 from qcourier.timestamps import parse_utc
 from qcourier.validation import validate_name, validate_tags
-from qiskit.providers import JobStatus, JobV1
 
 if TYPE_CHECKING:
+    from qiskit.circuit import QuantumCircuit
+    from qiskit.result import Result
+
     from qcourier.api import RuntimeApi
     from qcourier.backend import IBMBackend
     from qcourier.host import PluginHost
-    from qiskit.circuit import QuantumCircuit
-    from qiskit.result import Result
 
 __all__ = ["NAME_TAG_PREFIX", "IBMCircuitJob", "name_tag"]
 

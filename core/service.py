@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
+from qiskit.providers import JobStatus
+
 from qcourier.backend import CIRCUIT_RUNNER, IBMBackend
 from qcourier.config import Options, resolve_options
 from qcourier.errors import IBMJobNotFoundError, QcourierError
 from qcourier.host import PluginHost
 from qcourier.job import IBMCircuitJob, name_tag
 from qcourier.validation import validate_job_id, validate_tags
-from qiskit.providers import JobStatus
 
 __all__ = ["Service", "connect"]
 
@@ -82,7 +83,7 @@ class Service:
     def backends(self, name: str | None = None) -> list[IBMBackend]:
         """Return the service's backends (only *name* when given)."""
         names = [item["name"] for item in self._host.api.backends() if "name" in item]
-        return [self.backend(item) for item in names if name is None or item == name]
+        return [self._build_backend(item) for item in names if name is None or item == name]
 
     def backend(self, name: str = "aer_simulator") -> IBMBackend:
         """Return the backend called *name*.
@@ -90,11 +91,13 @@ class Service:
         :raises QcourierError: when there is none, listing those there are.
         """
         if name not in self._backends:
-            names = [item.get("name") for item in self._host.api.backends()]
+            names = [str(item.get("name")) for item in self._host.api.backends()]
             if name not in names:
-                raise QcourierError(
-                    f"no backend named {name!r}; available: {', '.join(map(str, names))}"
-                )
+                raise QcourierError(f"no backend named {name!r}; available: {', '.join(names)}")
+        return self._build_backend(name)
+
+    def _build_backend(self, name: str) -> IBMBackend:
+        if name not in self._backends:
             configuration = self._host.api.backend_configuration(name)
             self._backends[name] = IBMBackend(self._host, configuration, None)
         return self._backends[name]

@@ -11,9 +11,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pluggy
+
 from qcourier.hooks import PROJECT
 
 if TYPE_CHECKING:
+    from qiskit.providers import JobStatus
+
     from qcourier.api import RuntimeApi
     from qcourier.config import Options
     from qcourier.decoding import DecodeContext
@@ -21,7 +24,6 @@ if TYPE_CHECKING:
     from qcourier.host import PluginHost
     from qcourier.job import IBMCircuitJob
     from qcourier.messages import Request, Response
-    from qiskit.providers import JobStatus
 
 __all__ = [
     "hookspec",

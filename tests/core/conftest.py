@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
 from qcourier.config import Options
 from qcourier.host import PluginHost
-
 from tests.core.fakes import RecordingApi, StaticChannel
 
 HostFactory = Callable[..., PluginHost]

@@ -6,6 +6,7 @@ from importlib.metadata import EntryPoint
 from typing import Any
 
 import pytest
+
 import qcourier
 from qcourier import PluginConflictError, PluginLoadError, PluginNotFoundError, discovery
 from qcourier.discovery import GROUPS, available, discover_observers, load_named

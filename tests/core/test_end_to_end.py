@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import qcourier
 from qiskit import QuantumCircuit
+
+import qcourier
 
 
 def bell() -> QuantumCircuit:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from qiskit.providers import JobStatus
+
 from qcourier import IBMAuthError, PluginError, hookimpl
 from qcourier.decoding import DecodeContext
 from qcourier.host import PluginHost
 from qcourier.messages import Request, Response
-from qiskit.providers import JobStatus
-
 from tests.core.conftest import HostFactory
 from tests.core.fakes import ScriptedTransport
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from qcourier import IBMCircuitJob
 from qiskit.providers import JobV1
+
+from qcourier import IBMCircuitJob
 
 # (name, parameters as "name=default" strings) of every public member upstream documents.
 EXPECTED_METHODS = {

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from qcourier.status import to_job_status
 from qiskit.providers import JobStatus
+
+from qcourier.status import to_job_status
 
 
 @pytest.mark.parametrize(

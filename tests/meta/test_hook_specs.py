@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from qcourier.hooks import spec
 
 TESTS = Path(__file__).resolve().parents[1]
