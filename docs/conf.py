@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from pathlib import Path
 
-from docutils import nodes
-from sphinx.addnodes import pending_xref
-from sphinx.application import Sphinx
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "qcourier"
 author = "the qcourier developers"
 copyright = "2026, the qcourier developers"
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.intersphinx"]
-autodoc_typehints = "description"
+extensions = ["sphinx.ext.autodoc", "qcourier_docs"]
+autodoc_typehints = "both"
+# Signatures carry every type; descriptions add them only to documented parameters.
+autodoc_typehints_description_target = "documented_params"
 autodoc_member_order = "bysource"
 exclude_patterns = ["_build", "examples/**/README.md"]
 html_theme = "alabaster"
-# No network at build time: intersphinx inventories are not fetched.
-intersphinx_mapping: dict[str, Any] = {}
-
-
-def hook_role(
-    name: str,
-    rawtext: str,
-    text: str,
-    lineno: int,
-    inliner: Any,
-    options: dict[str, Any] | None = None,
-    content: list[str] | None = None,
-) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-    """``:hook:`qcourier_send``` links to the hook's reference entry."""
-    node = pending_xref(
-        rawtext,
-        refdomain="py",
-        reftype="func",
-        reftarget=f"qcourier.hooks.spec.{text}",
-        refexplicit=True,
-        refwarn=True,
-    )
-    node += nodes.literal(rawtext, text, classes=["xref", "py", "py-func"])
-    return [node], []
-
-
-def setup(app: Sphinx) -> None:
-    app.add_role("hook", hook_role)
+html_theme_options = {
+    "description": "IBM-Quantum-style jobs, with an embedded emulator",
+    "fixed_sidebar": True,
+}
