@@ -13,7 +13,7 @@ state the watcher calls the callbacks registered for it. Callbacks make it serve
   their event loop with ``loop.call_soon_threadsafe``; the loop never blocks and no thread is
   started per job.
 
-:func:`watcher_for` gives each connection (plugin host) one watcher, shared by blocking and
+Each connection's plugin host owns one watcher (``host.watcher``), shared by blocking and
 async waits; its thread exits when nothing is left to watch and is started again on demand.
 A transient failure (no answer, 5xx, 429) is retried at the next poll and never changes a job's
 state; an error that polling cannot fix (job not found, credentials refused) ends the wait with
@@ -32,7 +32,6 @@ import itertools
 import logging
 import threading
 import time
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -51,10 +50,9 @@ from qcourier.status import FINAL_STATES
 if TYPE_CHECKING:
     from qiskit.result import Result
 
-    from qcourier.host import PluginHost
     from qcourier.job import IBMCircuitJob
 
-__all__ = ["JobWatcher", "OnFinal", "as_completed", "result_async", "watcher_for"]
+__all__ = ["JobWatcher", "OnFinal", "as_completed", "result_async"]
 
 log = logging.getLogger(__name__)
 
@@ -249,22 +247,6 @@ class JobWatcher:
         return f"<JobWatcher {self._name} watching {len(self)} job(s)>"
 
 
-_watchers: weakref.WeakKeyDictionary[PluginHost, JobWatcher] = weakref.WeakKeyDictionary()
-_watchers_lock = threading.Lock()
-
-
-def watcher_for(host: PluginHost) -> JobWatcher:
-    """Return the one :class:`JobWatcher` of the connection served by *host*."""
-    with _watchers_lock:
-        watcher = _watchers.get(host)
-        if watcher is None:
-            watcher = JobWatcher(
-                host.options.poll_interval_max, name=f"qcourier-watcher-{id(host):x}"
-            )
-            _watchers[host] = watcher
-        return watcher
-
-
 def _deliver(loop: asyncio.AbstractEventLoop, sink: OnFinal) -> OnFinal:
     """An :data:`OnFinal` that runs *sink* in *loop*'s thread."""
 
@@ -291,7 +273,7 @@ async def _final_status(job: IBMCircuitJob, timeout: float | None) -> JobStatus:
             assert status is not None
             future.set_result(status)
 
-    watcher = watcher_for(job._host)
+    watcher = job._host.watcher
     watch = watcher.watch(job, _deliver(loop, settle))
     started = loop.time()
     try:
@@ -337,7 +319,7 @@ async def as_completed(
     started = loop.time()
     try:
         for job in pending:
-            watcher = watcher_for(job._host)
+            watcher = job._host.watcher
             watches.append((watcher, watcher.watch(job, _deliver(loop, sink_for(job)))))
         waiting = list(pending)
         for _ in range(len(pending)):

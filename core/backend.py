@@ -78,10 +78,12 @@ class IBMBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
 
     @property
     def max_circuits(self) -> int:
+        """The most circuits one job may hold (``max_experiments``)."""
         return int(self._configuration.get("max_experiments", 300))
 
     @property
     def max_shots(self) -> int:
+        """The most shots one circuit may ask for."""
         return int(self._configuration.get("max_shots", 100_000))
 
     def configuration(self) -> dict[str, Any]:

@@ -148,7 +148,8 @@ def _config(args: argparse.Namespace) -> int:
     options = resolve_options({"profile": args.profile} if args.profile else {})
     print(f"config file: {config_path()}")
     for name, value, source in options.describe():
-        print(f"  {name:<22}{value:<40}{source}")
+        shown = options.auth_name if name == "auth" and not value else value
+        print(f"  {name:<22}{shown:<40} {source}")
     return 0
 
 

@@ -121,7 +121,7 @@ class Options:
     )
     connect_timeout: float = _option(_positive, 5.0, "seconds to open a connection")
     read_timeout: float = _option(_positive, 30.0, "seconds to wait for an answer")
-    result_timeout: float = _option(_positive, 300.0, "read timeout for result downloads")
+    result_timeout: float = _option(_positive, 300.0, "read timeout of submits and results")
     max_retries: int = _option(_count, 5, "retries of connection errors and 5xx")
     backoff_factor: float = _option(_positive, 0.5, "exponential backoff base, seconds")
     retry_after_cap: float = _option(_positive, 120.0, "longest Retry-After honoured, seconds")

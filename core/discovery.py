@@ -108,5 +108,5 @@ def discover_observers(group: str, named: Sequence[str] | None) -> list[tuple[st
         try:
             loaded.append((name, load_named(group, name)))
         except (PluginLoadError, PluginConflictError) as exc:
-            warnings.warn(f"{group}:{name}: {exc}", QcourierPluginWarning, stacklevel=2)
+            warnings.warn(str(exc), QcourierPluginWarning, stacklevel=2)
     return loaded

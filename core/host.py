@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 from qiskit.providers import JobStatus
 
+from qcourier.aio import JobWatcher
 from qcourier.discovery import GROUPS, discover_observers, load_named
 from qcourier.errors import ConfigError, IBMAuthError, PluginError, TransportError
 from qcourier.hooks import PROJECT, spec
@@ -44,6 +46,7 @@ class PluginHost:
     """
 
     def __init__(self, options: Options, plugins: Iterable[tuple[str, Any]]) -> None:
+        #: The connection's resolved options.
         self.options = options
         self._pm = pluggy.PluginManager(PROJECT)
         self._pm.add_hookspecs(spec)
@@ -56,6 +59,9 @@ class PluginHost:
             self._pm.register(_instantiate(plugin), name=registration)
         self._pm.check_pending()
         self._closed = False
+        self._watcher: JobWatcher | None = None
+        self._watcher_lock = threading.Lock()
+        #: Where the service lives, from the channel plugin.
         self.endpoint = self._open_channel()
         try:
             self._pm.hook.qcourier_configure.call_historic(kwargs={"host": self})
@@ -68,6 +74,7 @@ class PluginHost:
             # The channel may have started a server: stop it before giving up.
             self.close()
             raise
+        #: The API client that speaks the service's job and backend endpoints.
         self.api: RuntimeApi = api
 
     @classmethod
@@ -87,6 +94,16 @@ class PluginHost:
         observers = discover_observers(GROUPS["events"], options.events)
         plugins += [(f"events:{name}", plugin) for name, plugin in observers]
         return cls(options, plugins)
+
+    @property
+    def watcher(self) -> JobWatcher:
+        """The connection's one job watcher thread, shared by every polling wait."""
+        with self._watcher_lock:
+            if self._watcher is None:
+                self._watcher = JobWatcher(
+                    self.options.poll_interval_max, name=f"qcourier-watcher-{id(self):x}"
+                )
+            return self._watcher
 
     def plugin_names(self) -> list[str]:
         """Registration names of the plugins in this connection."""
@@ -187,6 +204,10 @@ class PluginHost:
         if self._closed:
             return
         self._closed = True
+        with self._watcher_lock:
+            watcher = self._watcher
+        if watcher is not None:
+            watcher.close()
         self._pm.hook.qcourier_close()
 
     def __repr__(self) -> str:

@@ -78,6 +78,7 @@ class Service:
 
     @property
     def channel(self) -> str:
+        """The channel this connection uses (``local`` or ``ibm_quantum_platform``)."""
         return self.options.channel
 
     def backends(self, name: str | None = None) -> list[IBMBackend]:
@@ -126,9 +127,15 @@ class Service:
         """Yield matching jobs lazily, newest first, fetching one page at a time.
 
         :param limit: the most jobs to yield; ``None`` for all.
+        :param skip: how many matching jobs to pass over first.
+        :param backend_name: only jobs run on this backend.
         :param status: a ``JobStatus`` or its name (``"done"``, ``"queued"``, ...).
         :param tags: only jobs carrying all of these tags.
+        :param created_after: only jobs created at or after this time (a datetime or an ISO
+            date; naive means local time); likewise ``created_before``.
         :param name: only jobs with this name (``job_name`` at run, or ``update_name``).
+        :param descending: newest first (the default) or oldest first.
+        :param program: only jobs of this runtime program; ``None`` for every program.
         """
         if limit is not None and (isinstance(limit, bool) or limit < 0):
             raise ValueError(f"limit must be None or a whole number >= 0, got {limit!r}")

@@ -62,7 +62,7 @@ def qcourier_configure(host: PluginHost) -> None:
 def qcourier_close() -> None:
     """Release what the plugin holds (sessions, threads, servers) as the connection closes.
 
-    Called once, in reverse registration order is not guaranteed; must not raise.
+    Called once per connection, in no guaranteed order; must not raise.
 
     :returns: nothing; the return value is ignored.
 

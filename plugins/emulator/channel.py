@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
-
 from qcourier import hookimpl
 from qcourier.config import Options
 from qcourier.endpoint import Endpoint
 from qcourier.errors import ConfigError
-from qcourier.plugins.emulator.server import EmulatorServer
+from qcourier.plugins.emulator.server import EmulatorServer, default_db_path
 from qcourier.secret import Secret
 
-__all__ = ["LocalChannel", "default_db_path"]
+__all__ = ["LocalChannel"]
 
 CHANNEL = "local"
-
-
-def default_db_path() -> Path:
-    """Where the embedded emulator keeps its jobs unless told otherwise."""
-    return Path(platformdirs.user_data_dir("qcourier")) / "emulator.sqlite3"
 
 
 class LocalChannel:

@@ -9,17 +9,10 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-import platformdirs
-
-from qcourier.plugins.emulator.server import EmulatorServer, EmulatorStartError
+from qcourier.plugins.emulator.server import EmulatorServer, EmulatorStartError, default_db_path
 from qcourier.plugins.emulator.store import StoreError
 
-__all__ = ["default_db_path", "main", "register", "serve"]
-
-
-def default_db_path() -> Path:
-    """The database ``qcourier serve`` uses without ``--db``."""
-    return Path(platformdirs.user_data_dir("qcourier")) / "emulator.sqlite3"
+__all__ = ["main", "register", "serve"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,7 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` options to *parser*."""
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: any free one)")
-    parser.add_argument("--db", type=Path, default=None, help="SQLite job store path")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="SQLite job store path (default: emulator.sqlite3 in the user data directory)",
+    )
     parser.add_argument(
         "--api-key",
         action="append",

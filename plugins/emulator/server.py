@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import platformdirs
 import uvicorn
 
 from qcourier.plugins.emulator.app import (
@@ -25,7 +26,12 @@ from qcourier.plugins.emulator.faults import FaultInjector
 from qcourier.plugins.emulator.store import Store
 from qcourier.plugins.emulator.tokens import TokenAuthority, instance_crn
 
-__all__ = ["EmulatorServer", "EmulatorStartError"]
+__all__ = ["EmulatorServer", "EmulatorStartError", "default_db_path"]
+
+
+def default_db_path() -> Path:
+    """Where the emulator keeps its jobs unless told otherwise: the user data directory."""
+    return Path(platformdirs.user_data_dir("qcourier")) / "emulator.sqlite3"
 
 
 class EmulatorStartError(RuntimeError):

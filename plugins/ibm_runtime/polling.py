@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from qiskit.providers import JobStatus
 
-from qcourier.aio import watcher_for
 from qcourier.errors import IBMJobTimeoutError
 from qcourier.hooks import hookimpl
 
@@ -54,7 +53,7 @@ class PollingWait:
             outcome.append((status, error))
             done.set()
 
-        watcher = watcher_for(self._host)
+        watcher = self._host.watcher
         watch = watcher.watch(job, on_final)
         try:
             while not done.is_set():
@@ -72,11 +71,6 @@ class PollingWait:
             raise error
         assert status is not None
         return status
-
-    @hookimpl
-    def qcourier_close(self) -> None:
-        if self._host is not None:
-            watcher_for(self._host).close()
 
     def __repr__(self) -> str:
         return "<PollingWait>"

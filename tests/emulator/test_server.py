@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from qcourier.plugins.emulator import cli
-from qcourier.plugins.emulator.server import EmulatorServer, EmulatorStartError
+from qcourier.plugins.emulator.server import EmulatorServer, EmulatorStartError, default_db_path
 from tests.emulator.process import EmulatorProcess
 from tests.emulator.wire import Api
 
@@ -111,7 +111,7 @@ def test_serve_registers_with_its_options() -> None:
     assert args.handler is cli.serve
     assert (args.port, args.api_keys, args.token_ttl) == (8123, ["a", "b"], 60.0)
     assert args.host == "127.0.0.1"
-    assert cli.default_db_path().name == "emulator.sqlite3"
+    assert default_db_path().name == "emulator.sqlite3"
 
 
 def test_standalone_server_prints_connect_lines_and_stops_on_sigterm(tmp_path: Path) -> None:

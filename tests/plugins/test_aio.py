@@ -10,7 +10,7 @@ import pytest
 from qiskit import QuantumCircuit
 
 from qcourier import IBMCircuitJob, IBMJobFailureError, IBMJobTimeoutError, Service
-from qcourier.aio import as_completed, result_async, watcher_for
+from qcourier.aio import as_completed, result_async
 from qcourier.plugins.emulator.server import EmulatorServer
 from tests.plugins.conftest import RequestLog, Sent, bell
 
@@ -73,7 +73,7 @@ def test_as_completed_yields_every_job_once_with_one_watcher_thread(
     asyncio.run(main())
     assert sorted(job.job_id() for job in finished) == sorted(job.job_id() for job in jobs)
     assert all(job.done() for job in finished)
-    assert len(watcher_for(service.host)) == 0
+    assert len(service.host.watcher) == 0
 
 
 def test_as_completed_timeout_names_the_jobs_still_running(
@@ -100,7 +100,7 @@ def test_result_async_timeout_raises_and_stops_watching(
     job = service.backend().run(bell(), shots=10)
     with pytest.raises(IBMJobTimeoutError, match=job.job_id()):
         asyncio.run(result_async(job, timeout=0.2))
-    assert len(watcher_for(service.host)) == 0
+    assert len(service.host.watcher) == 0
 
 
 def test_cancelling_an_awaiting_task_stops_watching_the_job(
@@ -118,7 +118,7 @@ def test_cancelling_an_awaiting_task_stops_watching_the_job(
             await task
 
     asyncio.run(main())
-    assert len(watcher_for(service.host)) == 0
+    assert len(service.host.watcher) == 0
 
 
 def test_result_async_of_a_failing_job_raises_the_failure(connect: Connect) -> None:

@@ -19,7 +19,6 @@ from qcourier import (
     IBMJobTimeoutError,
     Service,
 )
-from qcourier.aio import watcher_for
 from qcourier.config import Options
 from qcourier.plugins.emulator.server import EmulatorServer
 from qcourier.plugins.websocket.wait import WebsocketWait
@@ -84,7 +83,7 @@ def test_many_jobs_waited_at_once_share_one_watcher_thread(
     for waiter in waiters:
         waiter.join(60)
     assert all(job.status() is JobStatus.DONE for job in jobs)
-    assert len(watcher_for(service.host)) == 0
+    assert len(service.host.watcher) == 0
 
 
 def polls_in(sent: list[Sent], job: IBMCircuitJob) -> int:
@@ -150,7 +149,7 @@ def test_ctrl_c_interrupts_a_wait_at_once(connect: Connect, emulator: EmulatorSe
     with pytest.raises(KeyboardInterrupt):
         job.wait_for_final_state()
     assert time.monotonic() - started < 1.5
-    assert len(watcher_for(service.host)) == 0
+    assert len(service.host.watcher) == 0
 
 
 def test_token_expiry_mid_wait_costs_one_refresh_and_the_result_is_intact(
