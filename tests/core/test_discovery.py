@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from importlib.metadata import EntryPoint
+from pathlib import Path
 from typing import Any
 
 import pytest
+import qcourier_testwait
 
 import qcourier
 from qcourier import PluginConflictError, PluginLoadError, PluginNotFoundError, discovery
@@ -100,3 +102,15 @@ def test_disabling_autoload_loads_only_named_observers(monkeypatch: pytest.Monke
 
 def test_final_states_are_done_cancelled_error() -> None:
     assert {status.name for status in FINAL_STATES} == {"DONE", "CANCELLED", "ERROR"}
+
+
+def test_connection_configured_with_third_party_wait_uses_it(tmp_path: Path) -> None:
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(1)
+    circuit.measure_all()
+    with qcourier.connect(emulator_db=str(tmp_path / "db.sqlite3"), wait=["testwait"]) as service:
+        assert "wait:testwait" in service.host.plugin_names()
+        job = service.backend().run(circuit, shots=10)
+        assert job.result(timeout=60).get_counts() == {"0": 10}
+    assert job.job_id() in qcourier_testwait.WATCHED
