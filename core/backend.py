@@ -119,7 +119,12 @@ class IBMBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
         :param run_options: ``shots``, ``memory``, ``seed_simulator`` and the other options.
         :raises ValueError: on bad circuits, shots or options, before anything is sent.
         """
-        batch = [circuits] if isinstance(circuits, QuantumCircuit) else list(circuits)
+        if isinstance(circuits, QuantumCircuit):
+            batch = [circuits]
+        elif isinstance(circuits, list | tuple):
+            batch = list(circuits)
+        else:
+            batch = []
         if not batch or not all(isinstance(item, QuantumCircuit) for item in batch):
             raise ValueError(
                 "backend.run takes a QuantumCircuit or a non-empty list of them; "
@@ -137,7 +142,7 @@ class IBMBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
         params: dict[str, Any] = {
             "circuits": batch,
             "shots": validate_shots(options["shots"], self.max_shots),
-            "memory": bool(options["memory"]),
+            "memory": _flag(options["memory"], "memory"),
         }
         params.update(
             {key: options[key] for key in _FORWARDED_OPTIONS if options.get(key) is not None}
@@ -168,3 +173,9 @@ class IBMBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
 
     def __repr__(self) -> str:
         return f"<IBMBackend {self.name}>"
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value

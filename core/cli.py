@@ -33,6 +33,10 @@ def load_qasm(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise QcourierError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise QcourierError(f"{path} is not a text file in UTF-8; OpenQASM is plain text") from None
+    if not text.strip():
+        raise QcourierError(f"{path} is empty; write an OpenQASM 2 or 3 program in it")
     try:
         if text.lstrip().startswith("OPENQASM 3"):
             return qasm3.loads(text)
@@ -58,6 +62,11 @@ def _run(args: argparse.Namespace) -> int:
     from qiskit import transpile
 
     circuit = load_qasm(Path(args.file))
+    if circuit.num_clbits == 0:
+        raise QcourierError(
+            f"{args.file} measures nothing, so there are no counts to show; "
+            "add e.g. `measure q -> c;`"
+        )
     with _connect(args) as service:
         backend = service.backend(args.backend)
         compiled = transpile(circuit, backend=backend, seed_transpiler=0)

@@ -92,6 +92,13 @@ def _names(value: object) -> tuple[str, ...]:
     return names
 
 
+def _chain(value: object) -> tuple[str, ...]:
+    names = _names(value)
+    if not names:
+        raise ValueError("expected at least one plugin name, tried in order")
+    return names
+
+
 def _option(parse: Callable[[object], Any], default: Any = None, doc: str = "") -> Any:
     # Each field carries its parser and a one-line description (shown by `qcourier config`).
     return field(default=default, metadata={"parse": parse, "doc": doc})
@@ -111,10 +118,10 @@ class Options:
     auth: str | None = _option(_text, None, "qcourier.auth plugin; default bearer or ibm_iam")
     api: str = _option(_text, "ibm_runtime", "plugin in qcourier.api")
     decoders: tuple[str, ...] = _option(
-        _names, ("ibm_result", "ibm_tagged_json"), "qcourier.decoder plugins, tried in order"
+        _chain, ("ibm_result", "ibm_tagged_json"), "qcourier.decoder plugins, tried in order"
     )
     wait: tuple[str, ...] = _option(
-        _names, ("websocket", "polling"), "qcourier.wait plugins, tried in order"
+        _chain, ("websocket", "polling"), "qcourier.wait plugins, tried in order"
     )
     events: tuple[str, ...] | None = _option(
         _names, None, "qcourier.events plugins; default: every installed one"

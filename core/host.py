@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,18 @@ trace_log = logging.getLogger("qcourier.trace")
 TRACE_ENV = "QCOURIER_TRACE_PLUGINS"
 
 
+# Credentials as they appear in traced hook arguments and results (auth headers).
+_CREDENTIAL = re.compile(r"(?i)\b(bearer|apikey)\s+[^\s'\",}]+|('x-access-token':\s*')[^']*")
+
+
+def _write_trace(message: str) -> None:
+    """Log one pluggy trace line with credentials masked."""
+    masked = _CREDENTIAL.sub(
+        lambda m: f"{m.group(1)} ***" if m.group(1) else f"{m.group(2)}***", message
+    )
+    trace_log.debug(masked.rstrip())
+
+
 def _instantiate(target: Any) -> Any:
     """Entry points name a class (instantiated per connection) or a ready object."""
     return target() if isinstance(target, type) else target
@@ -51,7 +64,7 @@ class PluginHost:
         self._pm = pluggy.PluginManager(PROJECT)
         self._pm.add_hookspecs(spec)
         if os.environ.get(TRACE_ENV, "").strip() not in {"", "0"}:
-            self._pm.trace.root.setwriter(lambda message: trace_log.debug(message.rstrip()))
+            self._pm.trace.root.setwriter(_write_trace)
             self._pm.enable_tracing()
         # pluggy calls the last registered implementation first, so register in reverse to
         # make the configured order the calling order of firstresult chains.
@@ -128,12 +141,12 @@ class PluginHost:
         :raises TransportError: when no response could be had.
         :raises IBMAuthError: when the replay after a refresh is refused again.
         """
-        response = self._deliver(request)
+        sent, response = self._deliver(request)
         if response.status != 401 or not request.authenticate:
             return response
-        if not self._pm.hook.qcourier_auth_refresh(response=response):
+        if not self._pm.hook.qcourier_auth_refresh(response=response, request=sent):
             return response
-        replay = self._deliver(request)
+        _, replay = self._deliver(request)
         if replay.status == 401:
             raise IBMAuthError(
                 "the service refused the credentials again after a token refresh; "
@@ -142,13 +155,14 @@ class PluginHost:
             )
         return replay
 
-    def _deliver(self, request: Request) -> Response:
+    def _deliver(self, request: Request) -> tuple[Request, Response]:
+        """Send *request* with its credentials; return what was sent and the answer."""
         if request.authenticate:
             request = request.with_headers(self.auth_headers(request))
         response = self._pm.hook.qcourier_send(request=request)
         if response is None:
             raise TransportError(f"no transport plugin delivered {request.method} {request.url}")
-        return response  # type: ignore[no-any-return]
+        return request, response  # type: ignore[no-any-return]
 
     def decode(self, payload: str, context: DecodeContext) -> Any:
         """Decode *payload* with the first decoder that recognises it."""

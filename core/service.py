@@ -137,8 +137,12 @@ class Service:
         :param descending: newest first (the default) or oldest first.
         :param program: only jobs of this runtime program; ``None`` for every program.
         """
-        if limit is not None and (isinstance(limit, bool) or limit < 0):
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
+        ):
             raise ValueError(f"limit must be None or a whole number >= 0, got {limit!r}")
+        if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+            raise ValueError(f"skip must be a whole number >= 0, got {skip!r}")
         wanted = _status_filter(status)
         return self._iter_jobs(
             limit=limit,

@@ -116,12 +116,15 @@ def qcourier_authenticate(request: Request) -> Mapping[str, str] | None:
 
 
 @hookspec(firstresult=True)
-def qcourier_auth_refresh(response: Response) -> bool | None:
+def qcourier_auth_refresh(response: Response, request: Request) -> bool | None:
     """React to a 401: drop cached credentials so the next authentication fetches anew.
 
     The host replays the request once when this returns ``True``; a second 401 is an error.
+    Compare the credentials in *request* with the current ones: if they were already
+    replaced (another thread refreshed), keep the new ones and just ask for a replay.
 
     :param response: the 401 response.
+    :param request: the request that was refused, with the credential headers it carried.
     :returns: ``True`` if the request is worth replaying, ``False`` if not, ``None`` if this
         plugin does not handle auth. Stops at the first non-None result.
 

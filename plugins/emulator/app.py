@@ -277,6 +277,8 @@ async def _json_body(request: Request) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError(400, f"Request body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ApiError(400, "Request body is not valid JSON: it is nested too deeply.") from None
 
 
 # Module level, so FastAPI can resolve these annotations from the handlers' globals.

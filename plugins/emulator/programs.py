@@ -141,6 +141,9 @@ def _seed(value: Any, where: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InputError(f"{where} must be a non-negative integer, not {value!r}")
+    # SQLite stores signed 64-bit integers.
+    if value >= 2**63:
+        raise InputError(f"{where} must be below 2**63, not {value!r}")
     return value
 
 

@@ -92,11 +92,16 @@ class IamAuth:
         return _runtime_headers(self._valid_token().value, host.endpoint.instance)
 
     @hookimpl
-    def qcourier_auth_refresh(self, response: Response) -> bool:
-        # Mark every token fetched so far as stale rather than dropping "the" token: a 401
-        # that answers a request sent before a concurrent refresh then costs one extra fetch.
-        self._stale_upto = self._attempts
-        log.debug("401 from %s: the bearer token will be fetched again", response.url)
+    def qcourier_auth_refresh(self, response: Response, request: Request) -> bool:
+        token = self._token
+        sent = request.headers.get("Authorization")
+        if token is not None and sent == f"Bearer {token.value}":
+            # Only the token that was refused goes stale: one that another thread fetched
+            # after this request left is still good, so many 401s cost one fetch.
+            self._stale_upto = max(self._stale_upto, token.serial)
+            log.debug("401 from %s: the bearer token will be fetched again", response.url)
+        else:
+            log.debug("401 from %s for a token already replaced; replaying", response.url)
         return True
 
     def _connected(self) -> PluginHost:
@@ -283,7 +288,7 @@ class BearerAuth:
         return _runtime_headers(token.reveal(), self._host.endpoint.instance)
 
     @hookimpl
-    def qcourier_auth_refresh(self, response: Response) -> bool:
+    def qcourier_auth_refresh(self, response: Response, request: Request) -> bool:
         # A static token cannot be renewed: the 401 goes back to the caller as it is.
         return False
 
