@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 from qiskit.providers import JobStatus
 
-from qcourier.aio import JobWatcher
 from qcourier.discovery import GROUPS, discover_observers, load_named
 from qcourier.errors import ConfigError, IBMAuthError, PluginError, TransportError
 from qcourier.hooks import PROJECT, spec
+from qcourier.watcher import JobWatcher
 
 if TYPE_CHECKING:
     from qcourier.api import RuntimeApi

@@ -1,7 +1,7 @@
 """``polling``: the wait strategy that always works, by asking the service for the job's status.
 
-Polls are made by the connection's one :class:`~qcourier.aio.JobWatcher` thread (see
-:mod:`qcourier.aio`), so a hundred threads waiting for a hundred jobs cost one extra thread and
+Polls are made by the connection's one :class:`~qcourier.watcher.JobWatcher` thread (see
+:mod:`qcourier.watcher`), so a hundred threads waiting for a hundred jobs cost one extra thread and
 one request per job per poll interval: at once, then 50 ms, growing ×1.5 to
 ``poll_interval_max``. The waiting thread blocks on an event with a timeout, so a deadline
 ends the wait on time and Ctrl-C interrupts it at once.

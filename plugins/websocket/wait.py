@@ -23,7 +23,7 @@ from qiskit.providers import JobStatus
 from qcourier.errors import IBMJobApiError, IBMJobTimeoutError, QcourierError
 from qcourier.hooks import hookimpl
 from qcourier.messages import Request
-from qcourier.status import FINAL_STATES
+from qcourier.status import FINAL_STATES, to_job_status
 
 if TYPE_CHECKING:
     from qcourier.host import PluginHost
@@ -156,7 +156,7 @@ class WebsocketWait:
                 # The first frame is the ACK, whatever it holds.
                 acknowledged = True
                 continue
-            if _is_status_frame(frame.data):
+            if _announces_final(frame.data):
                 status = _confirm(job)
                 if status in FINAL_STATES:
                     return status
@@ -176,8 +176,11 @@ class WebsocketWait:
         return f"<WebsocketWait ping_interval={self._ping_interval:g}>"
 
 
-def _is_status_frame(data: bytes) -> bool:
-    """Whether a frame announces a status change; other well-formed frames are ignored.
+def _announces_final(data: bytes) -> bool:
+    """Whether a frame announces a final (or unknown) status, which is worth one GET to confirm.
+
+    Queued and Running frames cost nothing: the wait only needs the end, and each confirming
+    request counts against the service's rate limit. Other well-formed frames are ignored.
 
     :raises _Fallback: when the frame is not JSON or not an object.
     """
@@ -188,7 +191,11 @@ def _is_status_frame(data: bytes) -> bool:
     if not isinstance(message, dict):
         raise _Fallback("a frame is not a JSON object")
     payload = message.get("data")
-    return message.get("type") == "job-status" and isinstance(payload, dict)
+    if message.get("type") != "job-status" or not isinstance(payload, dict):
+        return False
+    announced = payload.get("status")
+    status = to_job_status(announced) if isinstance(announced, str) else None
+    return status is None or status in FINAL_STATES
 
 
 def _confirm(job: IBMCircuitJob) -> JobStatus:

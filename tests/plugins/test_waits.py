@@ -253,7 +253,8 @@ QUEUED = text_frame('{"type": "job-status", "data": {"id": "j1", "status": "Queu
     ("frames", "checks"),
     [
         ([ACK, text_frame("not json")], 0),
-        ([ACK, QUEUED, close_frame(1000)], 2),  # closed while the job is still queued
+        # A Queued frame costs no request; the close while queued is confirmed once.
+        ([ACK, QUEUED, close_frame(1000)], 1),
         ([ACK, close_frame(4001)], 0),
     ],
     ids=["bad-frame", "normal-close-before-final", "error-close"],
