@@ -91,6 +91,11 @@ class StatusBroadcast:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
 
+    def listeners(self, job_id: str) -> int:
+        """How many streams of *job_id* are open in this process."""
+        with self._lock:
+            return len(self._waiters.get(job_id, ()))
+
     def subscribe(self, job_id: str) -> tuple[asyncio.AbstractEventLoop, asyncio.Event]:
         """Register the calling coroutine's event for *job_id*."""
         entry = (asyncio.get_running_loop(), asyncio.Event())
@@ -405,6 +410,7 @@ def build_app(state: EmulatorState) -> ASGIApp:
             tags=sorted(set(tags)),
         )
         state.store.insert(job, params_text)
+        state.executor.remember(job.id, workload)
         state.executor.wake()
         reply: dict[str, Any] = {"id": job.id, "backend": job.backend}
         if session_id is not None:

@@ -15,11 +15,17 @@ import secrets
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from qcourier.plugins.emulator.backends import BackendCatalog, BackendError
 from qcourier.plugins.emulator.faults import FaultInjector
-from qcourier.plugins.emulator.programs import REASON_EXECUTION_FAILED, InputError, load
+from qcourier.plugins.emulator.programs import (
+    REASON_EXECUTION_FAILED,
+    InputError,
+    Workload,
+    load,
+)
 from qcourier.plugins.emulator.store import (
     CANCELLED,
     COMPLETED,
@@ -36,6 +42,10 @@ log = logging.getLogger(__name__)
 REASON_TIME_LIMIT = 1305
 #: A job started this many times by processes that died is failed instead of re-queued.
 MAX_ATTEMPTS = 3
+
+
+#: Parsed workloads kept between submission and run (about a queue's worth of small jobs).
+_PARSED_KEPT = 256
 
 
 class Executor:
@@ -74,6 +84,8 @@ class Executor:
         self._wake = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._parsed: OrderedDict[str, Workload] = OrderedDict()
+        self._parsed_lock = threading.Lock()
 
     def start(self) -> None:
         """Take back orphaned jobs, then start the workers and the heartbeat."""
@@ -156,6 +168,24 @@ class Executor:
                     self._fail(job, time.monotonic(), f"internal emulator error: {exc!r}")
             self._on_change(job.id)
 
+    def remember(self, job_id: str, workload: Workload) -> None:
+        """Keep the workload parsed at submission, so the run does not parse it again.
+
+        Bounded: jobs cancelled while queued are never taken, and the oldest entries go.
+        """
+        with self._parsed_lock:
+            self._parsed[job_id] = workload
+            while len(self._parsed) > _PARSED_KEPT:
+                self._parsed.popitem(last=False)
+
+    def _workload(self, job: JobRecord) -> Workload:
+        # Jobs queued by another process or before a restart are parsed from the store.
+        with self._parsed_lock:
+            workload = self._parsed.pop(job.id, None)
+        return (
+            workload if workload is not None else load(job.program_id, self._store.params(job.id))
+        )
+
     def _run(self, job: JobRecord) -> None:
         started = time.monotonic()
         seed = job.seed
@@ -165,7 +195,7 @@ class Executor:
             backend = self._catalog.get(job.backend)
             if backend is None:
                 raise BackendError(f"backend {job.backend!r} is no longer served")
-            workload = load(job.program_id, self._store.params(job.id))
+            workload = self._workload(job)
             for index in range(workload.steps):
                 delay = self._faults.step_delay
                 if delay:

@@ -215,6 +215,10 @@ class EmulatorServer:
         """The fault injector of the running server."""
         return self._require_state().faults
 
+    def open_streams(self, job_id: str) -> int:
+        """How many websocket status streams of *job_id* this server is serving now."""
+        return self._require_state().broadcast.listeners(job_id)
+
     # -- internals ----------------------------------------------------------------------------
 
     def _require_state(self) -> EmulatorState:

@@ -11,7 +11,7 @@ import pytest
 from qcourier import IBMAuthError, IBMCircuitJob, Service, as_completed
 from qcourier.plugins.emulator.server import EmulatorServer
 from qcourier.status import FINAL_STATES
-from tests.emulator.wire import Api
+from tests.emulator.wire import Api, eventually
 from tests.plugins.conftest import ALICE, RequestLog, Sent
 from tests.reliability.conftest import Scenario, in_background
 
@@ -60,7 +60,12 @@ def test_token_expiry_while_twenty_threads_wait_costs_exactly_one_refresh(
     emulator.faults.pause_execution()
     jobs = [scenario.submit(backend, shots=12 + index, seed=600 + index) for index in range(20)]
     waiters = [in_background(partial(job.result, timeout=60)) for job in jobs]
-    request_log.wait_for(polled(jobs))
+    # Every thread waits on its job's open stream; the final frames will make all twenty
+    # confirm at once with the expired token.
+    eventually(
+        lambda: all(emulator.open_streams(job.job_id()) for job in jobs) or None,
+        what="every job's stream",
+    )
     # As on a real network, status reads take a while: several are in flight with the
     # expired token when the first refresh lands.
     emulator.faults.set_latency(0.2, path_prefix="/api/v1")
@@ -86,8 +91,11 @@ def test_a_key_revoked_mid_wait_ends_it_with_an_auth_error_after_few_requests(
     emulator.faults.pause_execution()
     job = scenario.submit(service.backend(), shots=16, seed=77)
     waiter = in_background(partial(job.result, timeout=60))
-    # Polling has read the status once, or the stream's first frame was confirmed.
-    request_log.wait_for(polled([job]))
+    # Polling has read the status once, or the stream is open (its Queued frame costs no GET).
+    if wait[0] == "websocket":
+        eventually(lambda: emulator.open_streams(job.job_id()) or None, what="the job's stream")
+    else:
+        request_log.wait_for(polled([job]))
     emulator.faults.revoke_key(ALICE)
     revoked_at = len(request_log.sent)
     emulator.faults.pause_execution(False)

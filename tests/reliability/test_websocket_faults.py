@@ -8,20 +8,15 @@ from functools import partial
 
 import pytest
 
-from qcourier import IBMCircuitJob, Service
+from qcourier import Service
 from qcourier.plugins.emulator.server import EmulatorServer
-from tests.plugins.conftest import RequestLog, Sent
+from tests.emulator.wire import eventually
+from tests.plugins.conftest import RequestLog
 from tests.reliability.conftest import Scenario, in_background
 
 Connect = Callable[..., Service]
 WAIT_LOGGER = "qcourier.plugins.websocket.wait"
 WAIT_LIMIT = 120.0
-
-
-def each_job_confirmed(jobs: list[IBMCircuitJob]) -> Callable[[list[Sent]], bool]:
-    """Every job had its status read once: the confirmation of its stream's first frame."""
-    paths = {f"/api/v1/jobs/{job.job_id()}" for job in jobs}
-    return lambda sent: paths <= {item.path for item in sent if item.method == "GET"}
 
 
 def qcourier_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -62,7 +57,11 @@ def test_a_hundred_streams_dropped_mid_wait_cost_no_job_and_no_warning(
     # (Running) becomes a close with code 1011: a drop in the middle of every wait.
     emulator.faults.drop_websocket_after(2)
     waiters = [in_background(partial(job.result, timeout=WAIT_LIMIT)) for job in jobs]
-    request_log.wait_for(each_job_confirmed(jobs), timeout=60)
+    eventually(
+        lambda: all(emulator.open_streams(job.job_id()) for job in jobs) or None,
+        timeout=60,
+        what="every job's stream",
+    )
     emulator.faults.pause_execution(False)
     for waiter in waiters:
         waiter.result(WAIT_LIMIT)
