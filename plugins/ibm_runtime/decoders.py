@@ -2,6 +2,8 @@
 
 Neither ever unpickles. Each payload is parsed once: ``ibm_result`` recognises a tagged
 envelope from its first bytes and leaves it to ``ibm_tagged_json`` without parsing it.
+Both return :mod:`~qcourier.plugins.ibm_runtime.fast_result` subclasses of qiskit's ``Result``
+and ``BitArray``, which read counts, memory and bitstrings in one numpy pass.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import json
 import logging
 import re
 from typing import Any
+
+import orjson
 
 from qcourier.decoding import DecodeContext
 from qcourier.errors import IBMJobInvalidStateError
@@ -24,12 +28,36 @@ log = logging.getLogger(__name__)
 # A tagged envelope starts with its "__type__" key (the encoders write it first).
 _TAGGED_PREFIX = re.compile(r'\s*\{\s*"__type__"\s*:')
 
+# orjson reads an integer beyond 64 bits as a float, where json keeps it exact; text holding 19
+# digits in a row anywhere (a long number, or digits inside a string) goes to json instead.
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
+def _loads(payload: str) -> Any:
+    """``json.loads(payload)``, through orjson (about twice as fast) whenever it gives the same.
+
+    orjson refuses what json accepts beyond strict JSON (``NaN``, ``Infinity``, lone surrogates,
+    numbers out of float range); those and long integers are parsed by json.
+
+    :raises ValueError: when *payload* is not JSON.
+    """
+    data = payload.encode("utf-8", "surrogatepass")
+    if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZEROS):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(payload)
+
 
 class ResultDecoder:
     """Decodes circuit-runner results: a plain qiskit ``Result`` dict (PROTOCOL.md §6.2).
 
     Hex count keys and ``memory`` become bitstrings through each experiment's ``header``
-    (``creg_sizes``, ``memory_slots``) when the caller asks for counts or memory, as qiskit does.
+    (``creg_sizes``, ``memory_slots``) when the caller asks for counts or memory, as qiskit does:
+    the result is a :class:`~qcourier.plugins.ibm_runtime.fast_result.FastResult`, a ``Result``
+    that formats each experiment in one numpy pass.
     """
 
     @hookimpl
@@ -39,15 +67,15 @@ class ResultDecoder:
         if _TAGGED_PREFIX.match(payload):
             return None
         try:
-            document = json.loads(payload)
+            document = _loads(payload)
         except ValueError:
             return None
         if not isinstance(document, dict) or "results" not in document:
             return None
-        from qiskit.result import Result
+        from qcourier.plugins.ibm_runtime.fast_result import FastResult
 
         try:
-            result: object = Result.from_dict(document)
+            result: object = FastResult.from_dict(document)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise IBMJobInvalidStateError(
                 f"the result of job {context.job_id} is in an unsupported format: "

@@ -358,16 +358,17 @@ def _decode_set(value: Any) -> set[Any]:
 
 
 def _decode_result(value: Any) -> Any:
-    from qiskit.result import Result
+    from qcourier.plugins.ibm_runtime.fast_result import FastResult
 
-    return Result.from_dict(value)
+    return FastResult.from_dict(value)
 
 
 def _decode_bit_array(value: Any) -> Any:
-    from qiskit.primitives.containers import BitArray
+    # A qiskit BitArray whose get_counts() and get_bitstrings() count whole arrays at once.
+    from qcourier.plugins.ibm_runtime.fast_result import FastBitArray
 
     array = np.asarray(value["array"], dtype=np.uint8)
-    return BitArray(array, int(value["num_bits"]))
+    return FastBitArray(array, int(value["num_bits"]))
 
 
 def _decode_data_bin(value: Any) -> Any:
