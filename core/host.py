@@ -162,7 +162,7 @@ class PluginHost:
         response = self._pm.hook.qcourier_send(request=request)
         if response is None:
             raise TransportError(f"no transport plugin delivered {request.method} {request.url}")
-        return request, response  # type: ignore[no-any-return]
+        return request, response
 
     def decode(self, payload: str, context: DecodeContext) -> Any:
         """Decode *payload* with the first decoder that recognises it."""
