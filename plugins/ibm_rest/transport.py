@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
+import urllib.request
 from typing import TYPE_CHECKING
 
 import requests
@@ -91,11 +93,16 @@ class RestTransport:
             respect_retry_after_header=False,
             raise_on_status=False,
         )
-        self._sessions = {True: self._session(repeatable), False: self._session(once)}
+        trust_env = _environment_matters()
+        self._sessions = {
+            True: self._session(repeatable, trust_env),
+            False: self._session(once, trust_env),
+        }
 
     @staticmethod
-    def _session(retry: Retry) -> requests.Session:
+    def _session(retry: Retry, trust_env: bool) -> requests.Session:
         session = requests.Session()
+        session.trust_env = trust_env
         adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=_POOL_SIZE)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -156,6 +163,19 @@ class RestTransport:
 
     def __repr__(self) -> str:
         return f"<RestTransport {'open' if self._sessions else 'closed'}>"
+
+
+def _environment_matters() -> bool:
+    """Whether requests' per-request look-ups of the environment could change anything.
+
+    With ``trust_env`` on, every request re-reads the proxy variables and looks for a netrc
+    file (about 0.5 ms); when none of them is set, one look at configure time is enough.
+    """
+    if urllib.request.getproxies():
+        return True
+    if os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"):
+        return True
+    return os.path.exists(os.environ.get("NETRC") or os.path.expanduser("~/.netrc"))
 
 
 def _describe(exc: requests.RequestException, read_timeout: float) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable
 from email.utils import formatdate
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -15,6 +17,7 @@ from qcourier.config import Options
 from qcourier.errors import TransportError
 from qcourier.messages import Request
 from qcourier.plugins.emulator.server import EmulatorServer
+from qcourier.plugins.ibm_rest import transport as transport_module
 from qcourier.plugins.ibm_rest.transport import RestTransport
 from tests.plugins.conftest import RequestLog, bell
 from tests.plugins.scripted_server import Reply, ScriptedServer
@@ -175,3 +178,15 @@ def test_hook_qcourier_configure_takes_the_proxy_from_the_options() -> None:
         plugin.qcourier_close()
     assert response.json() == {"devices": []}
     assert proxy.seen[0].target == "http://quantum.invalid/api/v1/backends"
+
+
+def test_environment_is_consulted_per_request_only_when_it_sets_something(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name in {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    assert not transport_module._environment_matters()
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    assert transport_module._environment_matters()
