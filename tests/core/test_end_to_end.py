@@ -7,17 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qiskit import QuantumCircuit
-
 import qcourier
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, name="bell")
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
+from tests.circuits import bell
 
 
 def test_bell_job_returns_counts_over_00_and_11(tmp_path: Path) -> None:

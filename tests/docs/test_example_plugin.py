@@ -13,11 +13,11 @@ from typing import cast
 
 import pytest
 from qcourier_backoff_wait import BackoffWait
-from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 import qcourier
 from qcourier.discovery import available, load_named
+from tests.circuits import bell
 
 DEADLINE_SECONDS = 60
 
@@ -54,14 +54,6 @@ def wait_for(wait: BackoffWait, job: ScriptedJob, deadline: float | None) -> Job
     return wait.qcourier_wait_for_final_state(
         job=cast("qcourier.IBMCircuitJob", job), deadline=deadline
     )
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def test_backoff_is_offered_in_the_wait_group() -> None:

@@ -11,18 +11,11 @@ from qiskit import QuantumCircuit
 
 from qcourier.plugins.emulator.server import EmulatorServer
 from qcourier.plugins.ibm_runtime import tagged_json
+from tests.circuits import bell
 from tests.emulator.wire import BELL_QASM, FINAL, Api, eventually
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 JOB_ID = re.compile(r"^[a-z][a-z0-9]{19}$")
-
-
-def bell() -> QuantumCircuit:
-    circuit = QuantumCircuit(2, name="bell")
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def qpy_tag(circuit: QuantumCircuit) -> object:

@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from qiskit import QuantumCircuit
 
 from qcourier import Service, hookimpl
 from qcourier.backend import IBMBackend
@@ -35,14 +34,6 @@ from qcourier.plugins.websocket.wait import WebsocketWait
 from tests.conftest import EMULATOR_KEYS
 
 ALICE = EMULATOR_KEYS[0]
-
-
-def bell(name: str = "bell") -> QuantumCircuit:
-    circuit = QuantumCircuit(2, name=name)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    return circuit
 
 
 def ibm_options(server: EmulatorServer, key: str = ALICE, **extra: Any) -> Options:

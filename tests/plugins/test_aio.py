@@ -12,7 +12,8 @@ from qiskit import QuantumCircuit
 from qcourier import IBMCircuitJob, IBMJobFailureError, IBMJobTimeoutError, Service
 from qcourier.aio import as_completed, result_async
 from qcourier.plugins.emulator.server import EmulatorServer
-from tests.plugins.conftest import RequestLog, Sent, bell
+from tests.circuits import bell
+from tests.plugins.conftest import RequestLog, Sent
 
 Connect = Callable[..., Service]
 

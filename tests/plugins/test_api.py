@@ -16,8 +16,9 @@ from qcourier import (
 from qcourier.api import RuntimeApi
 from qcourier.plugins.emulator.server import EmulatorServer
 from qcourier.plugins.ibm_runtime.api import RuntimeClient
+from tests.circuits import bell
 from tests.conftest import EMULATOR_KEYS
-from tests.plugins.conftest import RequestLog, bell
+from tests.plugins.conftest import RequestLog
 
 Connect = Callable[..., Service]
 

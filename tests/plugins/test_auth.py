@@ -16,9 +16,10 @@ from qcourier.host import PluginHost
 from qcourier.messages import Request
 from qcourier.plugins.emulator.server import EmulatorServer
 from qcourier.plugins.ibm_runtime.auth import API_VERSION, IamAuth
+from tests.circuits import bell
 from tests.conftest import EMULATOR_KEYS
 from tests.emulator.wire import fetch_token
-from tests.plugins.conftest import ALICE, RequestLog, bell, ibm_options
+from tests.plugins.conftest import ALICE, RequestLog, ibm_options
 
 BuildHost = Callable[..., PluginHost]
 Connect = Callable[..., Service]

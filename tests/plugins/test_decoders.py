@@ -25,7 +25,7 @@ from qcourier.decoding import DecodeContext
 from qcourier.plugins.ibm_runtime import decoders, fast_result
 from qcourier.plugins.ibm_runtime.decoders import ResultDecoder, TaggedJsonDecoder
 from qcourier.plugins.ibm_runtime.fast_result import FastResult
-from tests.plugins.conftest import bell
+from tests.circuits import bell
 
 Connect = Callable[..., Service]
 RESULT = DecodeContext(kind="result", job_id="j1")

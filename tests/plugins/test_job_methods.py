@@ -17,7 +17,8 @@ from qcourier import (
     Service,
 )
 from qcourier.plugins.emulator.server import EmulatorServer
-from tests.plugins.conftest import RequestLog, bell
+from tests.circuits import bell
+from tests.plugins.conftest import RequestLog
 
 Connect = Callable[..., Service]
 

@@ -11,7 +11,8 @@ from rich.console import Console
 from qcourier.host import PluginHost
 from qcourier.plugins.emulator.server import EmulatorServer
 from qcourier.plugins.progress import ProgressDisplay
-from tests.plugins.conftest import bell, ibm_options, simulator
+from tests.circuits import bell
+from tests.plugins.conftest import ibm_options, simulator
 
 BuildHost = Callable[..., PluginHost]
 

@@ -19,7 +19,8 @@ from qcourier.messages import Request
 from qcourier.plugins.emulator.server import EmulatorServer
 from qcourier.plugins.ibm_rest import transport as transport_module
 from qcourier.plugins.ibm_rest.transport import RestTransport
-from tests.plugins.conftest import RequestLog, bell
+from tests.circuits import bell
+from tests.plugins.conftest import RequestLog
 from tests.plugins.scripted_server import Reply, ScriptedServer
 
 Connect = Callable[..., Service]

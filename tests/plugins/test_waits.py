@@ -22,8 +22,9 @@ from qcourier import (
 from qcourier.config import Options
 from qcourier.plugins.emulator.server import EmulatorServer
 from qcourier.plugins.websocket.wait import WebsocketWait
+from tests.circuits import bell
 from tests.conftest import EMULATOR_KEYS
-from tests.plugins.conftest import RequestLog, Sent, bell, ibm_options
+from tests.plugins.conftest import RequestLog, Sent, ibm_options
 from tests.plugins.scripted_server import ScriptedStream, close_frame, text_frame
 
 Connect = Callable[..., Service]

@@ -25,7 +25,8 @@ from qiskit.providers import JobStatus
 from qiskit_aer import AerSimulator
 
 from qcourier import IBMBackend, IBMCircuitJob, IBMJobError, IBMJobInvalidStateError
-from tests.plugins.conftest import bell, connect, request_log
+from tests.circuits import bell
+from tests.plugins.conftest import connect, request_log
 
 __all__ = [
     "Ledger",

@@ -35,8 +35,9 @@ from qcourier import (
 )
 from qcourier.cli import main
 from qcourier.plugins.emulator.server import EmulatorServer
+from tests.circuits import bell
 from tests.emulator.wire import BELL_QASM, Api
-from tests.plugins.conftest import bell, ibm_options
+from tests.plugins.conftest import ibm_options
 from tests.reliability.conftest import Scenario
 
 KEY = "reliability-bad-input-key"
