@@ -12,7 +12,7 @@ from qiskit.transpiler import CouplingMap, Target
 
 from qcourier.errors import IBMJobError
 from qcourier.job import IBMCircuitJob, name_tag
-from qcourier.validation import validate_shots, validate_tags
+from qcourier.validation import validate_flag, validate_shots, validate_tags
 
 if TYPE_CHECKING:
     from qcourier.host import PluginHost
@@ -142,7 +142,7 @@ class IBMBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
         params: dict[str, Any] = {
             "circuits": batch,
             "shots": validate_shots(options["shots"], self.max_shots),
-            "memory": _flag(options["memory"], "memory"),
+            "memory": validate_flag(options["memory"], "memory"),
         }
         params.update(
             {key: options[key] for key in _FORWARDED_OPTIONS if options.get(key) is not None}
@@ -173,9 +173,3 @@ class IBMBackend(BackendV2):  # type: ignore[misc]  # qiskit is untyped
 
     def __repr__(self) -> str:
         return f"<IBMBackend {self.name}>"
-
-
-def _flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value

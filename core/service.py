@@ -14,7 +14,7 @@ from qcourier.config import Options, resolve_options
 from qcourier.errors import IBMJobNotFoundError, QcourierError
 from qcourier.host import PluginHost
 from qcourier.job import IBMCircuitJob, name_tag
-from qcourier.validation import validate_job_id, validate_tags
+from qcourier.validation import validate_count, validate_job_id, validate_tags
 
 __all__ = ["Service", "connect"]
 
@@ -137,12 +137,8 @@ class Service:
         :param descending: newest first (the default) or oldest first.
         :param program: only jobs of this runtime program; ``None`` for every program.
         """
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
-        ):
-            raise ValueError(f"limit must be None or a whole number >= 0, got {limit!r}")
-        if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
-            raise ValueError(f"skip must be a whole number >= 0, got {skip!r}")
+        validate_count(limit, "limit", optional=True)
+        validate_count(skip, "skip")
         wanted = _status_filter(status)
         return self._iter_jobs(
             limit=limit,

@@ -6,7 +6,14 @@ import re
 
 from qcourier.errors import IBMJobError, IBMJobNotFoundError
 
-__all__ = ["validate_job_id", "validate_name", "validate_shots", "validate_tags"]
+__all__ = [
+    "validate_count",
+    "validate_flag",
+    "validate_job_id",
+    "validate_name",
+    "validate_shots",
+    "validate_tags",
+]
 
 # IBM job ids are lowercase letters and digits (20 today); older services used other lengths,
 # so accept any id-like token and leave "does it exist" to the service.
@@ -55,3 +62,20 @@ def validate_shots(shots: object, maximum: int) -> int:
     if not 1 <= int(shots) <= maximum:
         raise ValueError(f"shots must be between 1 and {maximum}, got {shots}")
     return int(shots)
+
+
+def validate_count(value: object, name: str, *, optional: bool = False) -> int | None:
+    """Return *value* if it is a whole number >= 0 (not a bool), or ``None`` if *optional*."""
+    if optional and value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        allowed = "None or a whole number" if optional else "a whole number"
+        raise ValueError(f"{name} must be {allowed} >= 0, got {value!r}")
+    return value
+
+
+def validate_flag(value: object, name: str) -> bool:
+    """Return *value* if it is True or False."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
